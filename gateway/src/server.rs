@@ -1,0 +1,80 @@
+//! Builds and runs the gateway exactly as `main` does, so tests start the real thing: gRPC and
+//! grpc-web for the API, health and reflection, and the page as the fallback, all on one port.
+
+use std::future::Future;
+
+use axum::Router;
+use sharer_core::proto::FILE_DESCRIPTOR_SET;
+use sharer_core::proto::public::secret_service_server::SecretServiceServer;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic_web::GrpcWebLayer;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::Config;
+use crate::api::{MAX_CONTENT_LEN, SecretApi};
+use crate::backends::Backends;
+
+/// Room for the largest content plus framing; larger messages are refused before decoding.
+const MAX_MESSAGE_LEN: usize = MAX_CONTENT_LEN + 4 * 1024;
+
+/// Builds the whole HTTP router of the gateway.
+pub async fn router(config: &Config) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+    let backends = Backends::connect_lazy(
+        &config.crypto_url,
+        &config.storage_url,
+        config.backend_timeout(),
+    )?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<SecretServiceServer<SecretApi>>()
+        .await;
+    let reflection_service = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let secret_service = SecretServiceServer::new(SecretApi::new(backends))
+        .max_decoding_message_size(MAX_MESSAGE_LEN)
+        .max_encoding_message_size(MAX_MESSAGE_LEN);
+
+    let grpc = Routes::new(health_service)
+        .add_service(reflection_service)
+        .add_service(secret_service)
+        .prepare()
+        .into_axum_router()
+        .route_layer(GrpcWebLayer::new())
+        .route_layer(GlobalConcurrencyLimitLayer::new(
+            config.max_concurrent_calls,
+        ));
+
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+        tracing::debug_span!("call", method = %request.method(), path = %request.uri().path())
+    });
+    Ok(grpc
+        .fallback_service(crate::web::page_service(&config.web_dir))
+        .layer(ServiceBuilder::new().layer(trace)))
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves, then drains calls in flight.
+pub async fn serve(
+    listener: TcpListener,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let router = router(config).await?;
+
+    tracing::info!(
+        address = %listener.local_addr()?,
+        crypto = %config.crypto_url,
+        storage = %config.storage_url,
+        web_dir = %config.web_dir.display(),
+        "gateway listening"
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `sharer-crypto`: parses configuration, loads the key-encryption key, serves until signalled.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use sharer_crypto::config::KekProvider;
+use sharer_crypto::{Config, KeyEncryptionKey, LocalKek};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    sharer_core::telemetry::init();
+    let config = Config::parse();
+
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "crypto service failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let kek: Arc<dyn KeyEncryptionKey> = match config.kek_provider {
+        KekProvider::Local => {
+            let path = config.local_kek_file.clone();
+            let kek =
+                tokio::task::spawn_blocking(move || LocalKek::load_or_create(&path)).await??;
+            tracing::warn!(
+                kek_id = kek.kek_id(),
+                "using the local DEVELOPMENT key-encryption key"
+            );
+            Arc::new(kek)
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    sharer_crypto::server::serve(listener, kek, sharer_core::shutdown::requested()).await
+}

@@ -1,0 +1,60 @@
+//! `sharer-storage`: parses configuration, opens the database, serves until signalled.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use sharer_storage::postgres::PostgresOptions;
+use sharer_storage::{Config, PostgresStore, SecretStore, SqliteStore};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    sharer_core::telemetry::init();
+    let config = Config::parse();
+
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "storage service failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+
+    match &config.database_url {
+        Some(url) => {
+            let options = PostgresOptions {
+                url: url.clone(),
+                password_file: config.database_password_file.clone(),
+                pool_size: config.database_pool_size,
+                connect_timeout: Duration::from_secs(5),
+            };
+            let store = PostgresStore::connect(&options).await?;
+            serve(listener, store, &config).await
+        }
+        None => {
+            let store = SqliteStore::open(&config.sqlite_path).await?;
+            tracing::info!(path = %config.sqlite_path.display(), "using the embedded SQLite store");
+            serve(listener, store, &config).await
+        }
+    }
+}
+
+async fn serve<S: SecretStore>(
+    listener: tokio::net::TcpListener,
+    store: S,
+    config: &Config,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tracing::info!(backend = store.backend_name(), "database ready");
+    sharer_storage::server::serve(
+        listener,
+        Arc::new(store),
+        config.purge_interval(),
+        sharer_core::shutdown::requested(),
+    )
+    .await
+}
