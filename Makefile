@@ -1,0 +1,12 @@
+# Secret Sharer: the two commands.
+#   make run   starts crypto, storage and the gateway with the page on http://127.0.0.1:8080
+#              (embedded defaults; DATABASE_URL=postgres://... stores in PostgreSQL).
+#   make test  runs every test: lint, unit, storage contract, end to end, browser, deploy checks.
+
+.PHONY: run test bench
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
