@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the whole system on this machine: crypto, storage and the gateway with the page, on
 # loopback. Embedded defaults: a development key file and SQLite under the data folder; with
-# DATABASE_URL set, storage uses PostgreSQL. Ctrl-C (or SIGTERM) stops all three cleanly.
+# DATABASE_URL set, storage uses PostgreSQL. The services talk mutual TLS with certificates
+# from a throwaway CA made at each start. Ctrl-C (or SIGTERM) stops all three cleanly.
 #
 #   scripts/run.sh [--profile release|debug] [--data DIR] [--gateway ADDR] [--crypto ADDR]
 #                  [--storage ADDR] [--no-build]
@@ -24,13 +25,18 @@ done
 
 if [[ $build == yes ]]; then
   scripts/build-web.sh
-  cargo_flags=(--locked -p sharer-crypto -p sharer-storage -p sharer-gateway)
+  cargo_flags=(--locked -p sharer-crypto -p sharer-storage -p sharer-gateway -p sharer-mtls)
   [[ $profile == release ]] && cargo_flags+=(--release)
   cargo build "${cargo_flags[@]}"
 fi
 bin=target/$profile
 mkdir -p "$data"
 chmod 700 "$data"
+"$bin/sharer-dev-certs" "$data/tls"
+tls_env() { # workload -> the TLS variables for it
+  echo "SHARER_TLS_MODE=mutual SHARER_TLS_CA_FILE=$data/tls/ca.pem" \
+    "SHARER_TLS_CERT_FILE=$data/tls/$1.pem SHARER_TLS_KEY_FILE=$data/tls/$1.key"
+}
 
 pids=()
 stop_all() {
@@ -44,12 +50,14 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
-SHARER_CRYPTO_LISTEN=$crypto SHARER_LOCAL_KEK_FILE=$data/dev-kek.key "$bin/sharer-crypto" &
+env $(tls_env crypto) SHARER_CRYPTO_LISTEN=$crypto SHARER_LOCAL_KEK_FILE=$data/dev-kek.key \
+  "$bin/sharer-crypto" &
 pids+=($!)
-SHARER_STORAGE_LISTEN=$storage SHARER_SQLITE_PATH=$data/secrets.sqlite3 "$bin/sharer-storage" &
+env $(tls_env storage) SHARER_STORAGE_LISTEN=$storage SHARER_SQLITE_PATH=$data/secrets.sqlite3 \
+  "$bin/sharer-storage" &
 pids+=($!)
-SHARER_GATEWAY_LISTEN=$gateway SHARER_CRYPTO_URL=http://$crypto SHARER_STORAGE_URL=http://$storage \
-  SHARER_WEB_DIR=web/dist "$bin/sharer-gateway" &
+env $(tls_env gateway) SHARER_GATEWAY_LISTEN=$gateway SHARER_CRYPTO_URL=https://$crypto \
+  SHARER_STORAGE_URL=https://$storage SHARER_WEB_DIR=web/dist "$bin/sharer-gateway" &
 pids+=($!)
 
 echo "Secret Sharer: open http://$gateway (Ctrl-C stops it)" >&2

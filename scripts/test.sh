@@ -39,7 +39,7 @@ cargo test --locked --workspace
 
 step "browser test (headless Chromium) against the three services"
 scripts/ensure-chromium.sh
-cargo build --locked -p sharer-crypto -p sharer-storage -p sharer-gateway
+cargo build --locked -p sharer-crypto -p sharer-storage -p sharer-gateway -p sharer-mtls
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 gateway=127.0.0.1:$(free_port)
 data=$(mktemp -d)

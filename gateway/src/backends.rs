@@ -8,6 +8,7 @@ use sharer_core::proto::crypto::crypto_service_client::CryptoServiceClient;
 use sharer_core::proto::crypto::{OpenRequest, SealRequest};
 use sharer_core::proto::storage::storage_service_client::StorageServiceClient;
 use sharer_core::proto::storage::{ConsumeSecretRequest, FetchSecretRequest, PutSecretRequest};
+use sharer_mtls::client::ClientTls;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 use zeroize::Zeroizing;
@@ -27,14 +28,17 @@ pub struct Backends {
 
 impl Backends {
     /// Prepares channels that connect on first use and reconnect on their own, so the gateway
-    /// can start before its backends.
+    /// can start before its backends. With `tls`, every connection is mutual TLS and the
+    /// server must prove the identity expected of it; without, calls are plaintext for a mesh
+    /// proxy to secure.
     pub fn connect_lazy(
-        crypto_url: &str,
-        storage_url: &str,
+        crypto: &Backend,
+        storage: &Backend,
+        tls: Option<&ClientTls>,
         call_timeout: Duration,
     ) -> Result<Self, String> {
-        let crypto = CryptoServiceClient::new(endpoint(crypto_url)?.connect_lazy());
-        let storage = StorageServiceClient::new(endpoint(storage_url)?.connect_lazy());
+        let crypto = CryptoServiceClient::new(channel(crypto, tls)?);
+        let storage = StorageServiceClient::new(channel(storage, tls)?);
         Ok(Self {
             crypto,
             storage,
@@ -127,8 +131,34 @@ impl Backends {
     }
 }
 
+/// Where one backend is and which identity it must prove.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub url: String,
+    pub identity: String,
+}
+
+fn channel(backend: &Backend, tls: Option<&ClientTls>) -> Result<Channel, String> {
+    let endpoint = endpoint(&backend.url)?;
+    match tls {
+        None => Ok(endpoint.connect_lazy()),
+        Some(tls) => {
+            let connector = tls
+                .connector(&backend.identity)
+                .map_err(|error| error.to_string())?;
+            Ok(endpoint.connect_with_connector_lazy(connector))
+        }
+    }
+}
+
+/// The endpoint for `host:port`; the scheme is always `http` here because TLS, when used, is
+/// added by our own connector.
 fn endpoint(url: &str) -> Result<Endpoint, String> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+    let authority = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let endpoint = Endpoint::from_shared(format!("http://{authority}"))
         .map_err(|error| format!("invalid backend URL {url:?}: {error}"))?;
     Ok(endpoint
         .connect_timeout(CONNECT_TIMEOUT)

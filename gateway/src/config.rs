@@ -16,7 +16,8 @@ pub struct Config {
     #[arg(long, env = "SHARER_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// The crypto service.
+    /// The crypto service, `host:port` with an optional `http://` or `https://`; whether the
+    /// call uses TLS is decided by SHARER_TLS_MODE, not by the scheme.
     #[arg(
         long,
         env = "SHARER_CRYPTO_URL",
@@ -24,7 +25,7 @@ pub struct Config {
     )]
     pub crypto_url: String,
 
-    /// The storage service.
+    /// The storage service, like the crypto service.
     #[arg(
         long,
         env = "SHARER_STORAGE_URL",
@@ -43,6 +44,9 @@ pub struct Config {
     /// Milliseconds a call to crypto or storage may take.
     #[arg(long, env = "SHARER_BACKEND_TIMEOUT_MS", default_value_t = 5000)]
     pub backend_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub tls: sharer_mtls::ClientTlsArgs,
 }
 
 impl Config {

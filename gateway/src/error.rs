@@ -71,7 +71,9 @@ impl From<GatewayError> for Status {
 fn backend_status(backend: Backend, status: &Status) -> Status {
     let code = status.code();
     match code {
+        // Unknown is what a failed connection (a refused TLS handshake, say) looks like here.
         Code::Unavailable
+        | Code::Unknown
         | Code::DeadlineExceeded
         | Code::Cancelled
         | Code::ResourceExhausted

@@ -15,18 +15,29 @@ use tower_http::trace::TraceLayer;
 
 use crate::Config;
 use crate::api::{MAX_CONTENT_LEN, SecretApi};
-use crate::backends::Backends;
+use crate::backends::{Backend, Backends};
+use sharer_mtls::client::ClientTls;
 
 /// Room for the largest content plus framing; larger messages are refused before decoding.
 const MAX_MESSAGE_LEN: usize = MAX_CONTENT_LEN + 4 * 1024;
 
 /// Builds the whole HTTP router of the gateway.
 pub async fn router(config: &Config) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
-    let backends = Backends::connect_lazy(
-        &config.crypto_url,
-        &config.storage_url,
-        config.backend_timeout(),
-    )?;
+    let tls = match config.tls.common.files()? {
+        Some(files) => Some(ClientTls::load(files).await?),
+        None => None,
+    };
+    log_tls_mode(config, tls.is_some());
+    let crypto = Backend {
+        url: config.crypto_url.clone(),
+        identity: config.tls.crypto_identity.clone(),
+    };
+    let storage = Backend {
+        url: config.storage_url.clone(),
+        identity: config.tls.storage_identity.clone(),
+    };
+    let backends =
+        Backends::connect_lazy(&crypto, &storage, tls.as_ref(), config.backend_timeout())?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -55,6 +66,22 @@ pub async fn router(config: &Config) -> Result<Router, Box<dyn std::error::Error
     Ok(grpc
         .fallback_service(crate::web::page_service(&config.web_dir))
         .layer(ServiceBuilder::new().layer(trace)))
+}
+
+fn log_tls_mode(config: &Config, mutual: bool) {
+    if mutual {
+        tracing::info!(
+            tls_mode = "mutual",
+            crypto_identity = %config.tls.crypto_identity,
+            storage_identity = %config.tls.storage_identity,
+            "calls to crypto and storage use mutual TLS 1.3"
+        );
+    } else {
+        tracing::warn!(
+            tls_mode = "mesh",
+            "calls to crypto and storage are PLAINTEXT: the mesh proxy must provide mTLS"
+        );
+    }
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then drains calls in flight.

@@ -26,6 +26,9 @@ pub struct Config {
         default_value = ".data/dev-kek.key"
     )]
     pub local_kek_file: PathBuf,
+
+    #[command(flatten)]
+    pub tls: sharer_mtls::ServerTlsArgs,
 }
 
 /// The key-encryption key providers.

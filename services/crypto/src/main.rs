@@ -35,6 +35,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sy
         }
     };
 
+    let tls = sharer_mtls::server::ServerTls::from_args(&config.tls).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    sharer_crypto::server::serve(listener, kek, sharer_core::shutdown::requested()).await
+    sharer_crypto::server::serve(listener, kek, tls, sharer_core::shutdown::requested()).await
 }

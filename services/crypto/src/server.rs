@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use sharer_core::proto::FILE_DESCRIPTOR_SET;
 use sharer_core::proto::crypto::crypto_service_server::CryptoServiceServer;
+use sharer_mtls::server::{ServerTls, incoming};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::KeyEncryptionKey;
@@ -18,11 +18,12 @@ use crate::service::CryptoApi;
 const MAX_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 16 * 1024;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves the crypto API, health and reflection on `listener` until `shutdown` resolves, then
-/// drains calls in flight.
+/// Serves the crypto API, health and reflection on `listener`, with mutual TLS or behind a mesh
+/// as `tls` says, until `shutdown` resolves; then drains calls in flight.
 pub async fn serve(
     listener: TcpListener,
     kek: Arc<dyn KeyEncryptionKey>,
+    tls: ServerTls,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -38,13 +39,14 @@ pub async fn serve(
         .max_encoding_message_size(MAX_MESSAGE_LEN);
 
     tracing::info!(address = %listener.local_addr()?, "crypto service listening");
+    tls.log_mode("crypto");
     Server::builder()
         .timeout(CALL_TIMEOUT)
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection_service)
         .add_service(crypto_service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener, tls), shutdown)
         .await?;
     tracing::info!("crypto service stopped");
     Ok(())

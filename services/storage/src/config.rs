@@ -39,6 +39,9 @@ pub struct Config {
     /// Seconds between sweeps that delete expired secrets.
     #[arg(long, env = "SHARER_PURGE_INTERVAL_SECONDS", default_value_t = 60)]
     pub purge_interval_seconds: u64,
+
+    #[command(flatten)]
+    pub tls: sharer_mtls::ServerTlsArgs,
 }
 
 impl Config {

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let tls = sharer_mtls::server::ServerTls::from_args(&config.tls).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
 
     match &config.database_url {
@@ -34,12 +35,12 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sy
                 connect_timeout: Duration::from_secs(5),
             };
             let store = PostgresStore::connect(&options).await?;
-            serve(listener, store, &config).await
+            serve(listener, store, tls, &config).await
         }
         None => {
             let store = SqliteStore::open(&config.sqlite_path).await?;
             tracing::info!(path = %config.sqlite_path.display(), "using the embedded SQLite store");
-            serve(listener, store, &config).await
+            serve(listener, store, tls, &config).await
         }
     }
 }
@@ -47,6 +48,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sy
 async fn serve<S: SecretStore>(
     listener: tokio::net::TcpListener,
     store: S,
+    tls: sharer_mtls::server::ServerTls,
     config: &Config,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tracing::info!(backend = store.backend_name(), "database ready");
@@ -54,6 +56,7 @@ async fn serve<S: SecretStore>(
         listener,
         Arc::new(store),
         config.purge_interval(),
+        tls,
         sharer_core::shutdown::requested(),
     )
     .await

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use sharer_core::proto::FILE_DESCRIPTOR_SET;
 use sharer_core::proto::storage::storage_service_server::StorageServiceServer;
+use sharer_mtls::server::{ServerTls, incoming};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::service::{MAX_SEALED_SECRET_LEN, StorageApi};
@@ -22,6 +22,7 @@ pub async fn serve<S: SecretStore>(
     listener: TcpListener,
     store: Arc<S>,
     purge_interval: Duration,
+    tls: ServerTls,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -38,13 +39,14 @@ pub async fn serve<S: SecretStore>(
     let purger = tokio::spawn(purge_expired_forever(store, purge_interval));
 
     tracing::info!(address = %listener.local_addr()?, "storage service listening");
+    tls.log_mode("storage");
     let served = Server::builder()
         .timeout(CALL_TIMEOUT)
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection_service)
         .add_service(storage_service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener, tls), shutdown)
         .await;
 
     purger.abort();
