@@ -10,3 +10,7 @@ run:
 
 test:
 	scripts/test.sh
+
+# Throughput and memory of the whole system (release, mTLS, PostgreSQL); prints figures.
+bench:
+	scripts/bench.sh

@@ -24,6 +24,11 @@ pub struct Config {
     #[arg(long, env = "SHARER_DATABASE_PASSWORD_FILE")]
     pub database_password_file: Option<PathBuf>,
 
+    /// CA bundle (PEM) for PostgreSQL's certificate with `sslmode=require` (default: the public
+    /// web PKI roots). TLS always verifies the chain and the host name.
+    #[arg(long, env = "SHARER_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
+
     /// PostgreSQL connections kept open at most.
     #[arg(long, env = "SHARER_DATABASE_POOL_SIZE", default_value_t = 32)]
     pub database_pool_size: usize,

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod error;
 pub mod postgres;
+mod postgres_connector;
 pub mod server;
 pub mod service;
 pub mod sqlite;

@@ -31,6 +31,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sy
             let options = PostgresOptions {
                 url: url.clone(),
                 password_file: config.database_password_file.clone(),
+                ca_file: config.database_ca_file.clone(),
                 pool_size: config.database_pool_size,
                 connect_timeout: Duration::from_secs(5),
             };

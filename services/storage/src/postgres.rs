@@ -6,10 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use sharer_core::SecretId;
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
 
 use crate::StorageError;
+use crate::postgres_connector::Connector;
 use crate::store::{NewSecret, SecretStore};
 
 /// Ordered schema changes; each runs once, under an advisory lock, recorded in
@@ -32,6 +33,9 @@ pub struct PostgresOptions {
     pub url: String,
     /// A file holding the password, read again for every new connection so it can rotate.
     pub password_file: Option<PathBuf>,
+    /// CA bundle (PEM) for the server's certificate when the URL says `sslmode=require`;
+    /// without it, the public web PKI roots are used.
+    pub ca_file: Option<PathBuf>,
     /// Connections kept open at most.
     pub pool_size: usize,
     /// How long a call waits for a free connection or a new one.
@@ -58,14 +62,8 @@ impl PostgresStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = match &options.password_file {
-            Some(path) => Manager::from_connect(
-                pg_config,
-                password_file::Connector { path: path.clone() },
-                manager_config,
-            ),
-            None => Manager::from_config(pg_config, NoTls, manager_config),
-        };
+        let connector = Connector::new(&pg_config, options)?;
+        let manager = Manager::from_connect(pg_config, connector, manager_config);
         let pool = Pool::builder(manager)
             .max_size(options.pool_size)
             .runtime(Runtime::Tokio1)
@@ -230,57 +228,5 @@ fn query_error(error: tokio_postgres::Error) -> StorageError {
         StorageError::Unavailable(error.to_string())
     } else {
         StorageError::Database(error.to_string())
-    }
-}
-
-/// Connects with a password read from a file at each new connection, so a rotated password
-/// (a Key Vault CSI mount, for example) is picked up without a restart.
-mod password_file {
-    use std::future::Future;
-    use std::path::PathBuf;
-    use std::pin::Pin;
-
-    use deadpool_postgres::Connect;
-    use tokio::task::JoinHandle;
-    use tokio_postgres::{Client, NoTls};
-
-    type ConnectFuture<'a> = Pin<
-        Box<
-            dyn Future<Output = Result<(Client, JoinHandle<()>), tokio_postgres::Error>>
-                + Send
-                + 'a,
-        >,
-    >;
-
-    pub(super) struct Connector {
-        pub(super) path: PathBuf,
-    }
-
-    impl Connect for Connector {
-        fn connect(&self, pg_config: &tokio_postgres::Config) -> ConnectFuture<'_> {
-            let mut pg_config = pg_config.clone();
-            let path = self.path.clone();
-            Box::pin(async move {
-                match tokio::fs::read(&path).await {
-                    Ok(password) => {
-                        let end = password
-                            .iter()
-                            .rposition(|byte| !byte.is_ascii_whitespace())
-                            .map_or(0, |last| last + 1);
-                        pg_config.password(&password[..end]);
-                    }
-                    Err(error) => {
-                        tracing::warn!(path = %path.display(), %error, "cannot read the database password file");
-                    }
-                }
-                let (client, connection) = pg_config.connect(NoTls).await?;
-                let task = tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::warn!(%error, "database connection closed");
-                    }
-                });
-                Ok((client, task))
-            })
-        }
     }
 }

@@ -62,6 +62,7 @@ impl TestSchema {
         PostgresStore::connect(&PostgresOptions {
             url: self.url.clone(),
             password_file: None,
+            ca_file: None,
             pool_size,
             connect_timeout: Duration::from_secs(5),
         })
