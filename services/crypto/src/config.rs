@@ -27,6 +27,10 @@ pub struct Config {
     )]
     pub local_kek_file: PathBuf,
 
+    /// Azure Key Vault settings; `azure-key-vault` provider only.
+    #[command(flatten)]
+    pub key_vault: crate::key_vault::KeyVaultArgs,
+
     #[command(flatten)]
     pub tls: sharer_mtls::ServerTlsArgs,
 }
@@ -36,4 +40,7 @@ pub struct Config {
 pub enum KekProvider {
     /// A 256-bit key in a local file: for development only.
     Local,
+    /// An RSA key in Azure Key Vault, reached with Workload Identity, wrapping in-memory
+    /// intermediate keys (`SHARER_KEY_VAULT_URL`, `SHARER_KEY_VAULT_KEY_NAME`, `AZURE_*`).
+    AzureKeyVault,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sharer_crypto::config::KekProvider;
-use sharer_crypto::{Config, KeyEncryptionKey, LocalKek};
+use sharer_crypto::{AzureKeyVaultKek, Config, KeyEncryptionKey, LocalKek};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -32,6 +32,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sy
                 "using the local DEVELOPMENT key-encryption key"
             );
             Arc::new(kek)
+        }
+        KekProvider::AzureKeyVault => {
+            let settings = config.key_vault.to_settings()?;
+            if settings.skip_challenge_resource_check {
+                tracing::warn!("key vault challenge resource check is OFF: test-only setting");
+            }
+            Arc::new(AzureKeyVaultKek::connect(settings).await?)
         }
     };
 
