@@ -53,7 +53,7 @@ impl Backends {
         };
         let response = self.crypto.clone().seal(self.deadline(request)).await;
         Ok(response
-            .map_err(GatewayError::crypto)?
+            .map_err(GatewayError::crypto_seal)?
             .into_inner()
             .sealed_secret)
     }
@@ -70,7 +70,7 @@ impl Backends {
         let response = self.crypto.clone().open(self.deadline(request)).await;
         Ok(Zeroizing::new(
             response
-                .map_err(GatewayError::crypto)?
+                .map_err(GatewayError::crypto_open)?
                 .into_inner()
                 .plaintext,
         ))

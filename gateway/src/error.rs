@@ -24,23 +24,32 @@ pub enum GatewayError {
 /// Which internal service a call went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    Crypto,
+    CryptoSeal,
+    CryptoOpen,
     Storage,
 }
 
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Backend::Crypto => "crypto",
+            Backend::CryptoSeal => "crypto seal",
+            Backend::CryptoOpen => "crypto open",
             Backend::Storage => "storage",
         })
     }
 }
 
 impl GatewayError {
-    pub fn crypto(status: Status) -> Self {
+    pub fn crypto_seal(status: Status) -> Self {
         Self::Backend {
-            backend: Backend::Crypto,
+            backend: Backend::CryptoSeal,
+            status,
+        }
+    }
+
+    pub fn crypto_open(status: Status) -> Self {
+        Self::Backend {
+            backend: Backend::CryptoOpen,
             status,
         }
     }
@@ -83,7 +92,11 @@ fn backend_status(backend: Backend, status: &Status) -> Status {
             tracing::warn!(%backend, ?code, detail = status.message(), "backend unavailable");
             Status::unavailable("the service is temporarily unavailable; try again shortly")
         }
-        Code::FailedPrecondition if backend == Backend::Crypto => {
+        Code::FailedPrecondition if backend == Backend::CryptoSeal => {
+            tracing::error!(%backend, ?code, detail = status.message(), "cannot seal: operator action needed");
+            Status::unavailable("secrets cannot be created right now; try again later")
+        }
+        Code::FailedPrecondition if backend == Backend::CryptoOpen => {
             tracing::warn!(%backend, ?code, detail = status.message(), "secret cannot be opened");
             Status::failed_precondition(
                 "this secret can no longer be opened: the key that protected it was retired",
@@ -124,6 +137,18 @@ mod tests {
             GatewayError::storage(Status::internal("relation \"secrets\" does not exist")).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("relation"));
+    }
+
+    #[test]
+    fn a_retired_key_reads_differently_for_creates_and_reveals() {
+        let disabled = || Status::failed_precondition("key-encryption key v2 is disabled");
+
+        let create: Status = GatewayError::crypto_seal(disabled()).into();
+        assert_eq!(create.code(), Code::Unavailable);
+        let reveal: Status = GatewayError::crypto_open(disabled()).into();
+        assert_eq!(reveal.code(), Code::FailedPrecondition);
+        assert!(reveal.message().contains("can no longer be opened"));
+        assert!(!reveal.message().contains("v2"));
     }
 
     #[test]
