@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use sharer_gateway::Config;
 
+/// mimalloc: measurably fewer cycles per call than the system allocator under many small
+/// allocations (protobuf, HTTP/2 frames).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     sharer_core::telemetry::init();

@@ -7,6 +7,11 @@ use clap::Parser;
 use sharer_crypto::config::KekProvider;
 use sharer_crypto::{AzureKeyVaultKek, Config, KeyEncryptionKey, LocalKek};
 
+/// mimalloc: measurably fewer cycles per call than the system allocator under many small
+/// allocations (protobuf, HTTP/2 frames).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     sharer_core::telemetry::init();
