@@ -136,7 +136,7 @@ async fn thirty_two_concurrent_reveals_have_exactly_one_winner() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stored_rows_hold_no_plaintext() {
+async fn stored_rows_hold_neither_plaintext_nor_the_id() {
     let system = System::start(Database::Postgres).await;
     let mut client = system.client().await;
     let marker = b"plaintext-marker-6f1c2d";
@@ -150,18 +150,25 @@ async fn stored_rows_hold_no_plaintext() {
     let rows = schema
         .admin()
         .query(
-            &format!("SELECT id, sealed_secret FROM {}.secrets", schema.name),
+            &format!(
+                "SELECT t::text, id_hash, sealed_secret FROM {}.secrets t",
+                schema.name
+            ),
             &[],
         )
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    let id: String = rows[0].get(0);
-    let sealed: Vec<u8> = rows[0].get(1);
-    assert_eq!(id, created.id);
+    let whole_row: String = rows[0].get(0);
+    let id_hash: Vec<u8> = rows[0].get(1);
+    let sealed: Vec<u8> = rows[0].get(2);
+
+    let id = sharer_core::SecretId::parse(&created.id).unwrap();
+    assert_eq!(id_hash, sharer_storage::store::row_key(&id));
+    assert!(!whole_row.contains(&created.id), "the row holds the id");
     assert!(sealed.len() > marker.len());
-    assert!(!sealed.windows(marker.len()).any(|window| window == marker));
     assert!(!sealed.windows(8).any(|window| window == &marker[..8]));
+    assert!(!whole_row.contains("plaintext-marker"));
     system.stop().await;
 }
 

@@ -11,17 +11,26 @@ use tokio_postgres::error::SqlState;
 
 use crate::StorageError;
 use crate::postgres_connector::Connector;
-use crate::store::{NewSecret, SecretStore};
+use crate::store::{NewSecret, SecretStore, row_key};
 
 /// Ordered schema changes; each runs once, under an advisory lock, recorded in
 /// `sharer_schema_version`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE secrets (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE secrets (
         id            text        PRIMARY KEY,
         sealed_secret bytea       NOT NULL,
         created_at    timestamptz NOT NULL DEFAULT now(),
         expires_at    timestamptz NOT NULL
     );
-    CREATE INDEX secrets_expires_at_idx ON secrets (expires_at);"];
+    CREATE INDEX secrets_expires_at_idx ON secrets (expires_at);",
+    // Rows are keyed by a hash of the id, never the id: see `store::row_key`.
+    "ALTER TABLE secrets ADD COLUMN id_hash bytea;
+    UPDATE secrets SET id_hash = sha256(convert_to('sharer.v1/secret-id/' || id, 'UTF8'));
+    ALTER TABLE secrets DROP CONSTRAINT secrets_pkey;
+    ALTER TABLE secrets DROP COLUMN id;
+    ALTER TABLE secrets ALTER COLUMN id_hash SET NOT NULL;
+    ALTER TABLE secrets ADD PRIMARY KEY (id_hash);",
+];
 /// Any constant shared by every replica: serializes concurrent migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x5348_4152_4552;
 const PURGE_BATCH: i64 = 10_000;
@@ -128,16 +137,16 @@ impl SecretStore for PostgresStore {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "INSERT INTO secrets (id, sealed_secret, expires_at) VALUES ($1, $2, $3)",
+                "INSERT INTO secrets (id_hash, sealed_secret, expires_at) VALUES ($1, $2, $3)",
             )
             .await
             .map_err(query_error)?;
 
-        let id = secret.id.as_str();
+        let key = row_key(&secret.id).to_vec();
         client
             .execute(
                 &statement,
-                &[&id, &secret.sealed_secret, &secret.expires_at],
+                &[&key, &secret.sealed_secret, &secret.expires_at],
             )
             .await
             .map_err(|error| match error.code() {
@@ -150,12 +159,14 @@ impl SecretStore for PostgresStore {
     async fn fetch(&self, id: &SecretId, now: SystemTime) -> Result<Option<Vec<u8>>, StorageError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("SELECT sealed_secret FROM secrets WHERE id = $1 AND expires_at > $2")
+            .prepare_cached(
+                "SELECT sealed_secret FROM secrets WHERE id_hash = $1 AND expires_at > $2",
+            )
             .await
             .map_err(query_error)?;
 
         let row = client
-            .query_opt(&statement, &[&id.as_str(), &now])
+            .query_opt(&statement, &[&row_key(id).as_slice(), &now])
             .await
             .map_err(query_error)?;
         Ok(row.map(|row| row.get(0)))
@@ -164,12 +175,12 @@ impl SecretStore for PostgresStore {
     async fn consume(&self, id: &SecretId, now: SystemTime) -> Result<bool, StorageError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("DELETE FROM secrets WHERE id = $1 AND expires_at > $2")
+            .prepare_cached("DELETE FROM secrets WHERE id_hash = $1 AND expires_at > $2")
             .await
             .map_err(query_error)?;
 
         let deleted = client
-            .execute(&statement, &[&id.as_str(), &now])
+            .execute(&statement, &[&row_key(id).as_slice(), &now])
             .await
             .map_err(query_error)?;
         Ok(deleted == 1)
@@ -188,8 +199,8 @@ impl SecretStore for PostgresStore {
 async fn purge_in_batches(client: &Client, now: SystemTime) -> Result<u64, StorageError> {
     let statement = client
         .prepare(
-            "DELETE FROM secrets WHERE id IN \
-             (SELECT id FROM secrets WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM secrets WHERE id_hash IN \
+             (SELECT id_hash FROM secrets WHERE expires_at <= $1 LIMIT $2)",
         )
         .await
         .map_err(query_error)?;

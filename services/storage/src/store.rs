@@ -4,9 +4,23 @@
 use std::future::Future;
 use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
 use sharer_core::SecretId;
 
 use crate::StorageError;
+
+/// Prefix hashed with an id, so the hash serves this purpose only.
+pub const ROW_KEY_DOMAIN: &str = "sharer.v1/secret-id/";
+
+/// The key a secret is stored under: SHA-256 of its id. Rows never hold the id itself, so a
+/// copy of the database gives no way to ask the gateway for a secret (ids carry 128 random
+/// bits, too many to search for a hash's preimage).
+pub fn row_key(id: &SecretId) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    digest.update(ROW_KEY_DOMAIN.as_bytes());
+    digest.update(id.as_str().as_bytes());
+    digest.finalize().into()
+}
 
 /// A sealed secret to keep until `expires_at`.
 #[derive(Debug, Clone)]
