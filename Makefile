@@ -6,7 +6,7 @@
 .PHONY: run test bench
 
 run:
-	scripts/run.sh
+	@scripts/run.sh || [ $$? -eq 130 ] # Ctrl-C is how it ends: not an error
 
 test:
 	scripts/test.sh

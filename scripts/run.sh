@@ -38,27 +38,36 @@ tls_env() { # workload -> the TLS variables for it
     "SHARER_TLS_CERT_FILE=$data/tls/$1.pem SHARER_TLS_KEY_FILE=$data/tls/$1.key"
 }
 
-pids=()
+pids=() gateway_pid=
+# The gateway drains first, while crypto and storage still answer its calls in flight.
 stop_all() {
   trap - INT TERM EXIT
+  if [[ -n "$gateway_pid" ]]; then
+    kill -TERM "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
+  fi
   if [[ ${#pids[@]} -gt 0 ]]; then
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
   fi
 }
+# Each service's log lines start with its name.
+label() { sed -u "s/^/$1 | /" >&2; }
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
 env $(tls_env crypto) SHARER_CRYPTO_LISTEN=$crypto SHARER_LOCAL_KEK_FILE=$data/dev-kek.key \
-  "$bin/sharer-crypto" &
+  "$bin/sharer-crypto" > >(label "crypto ") 2>&1 &
 pids+=($!)
 env $(tls_env storage) SHARER_STORAGE_LISTEN=$storage SHARER_SQLITE_PATH=$data/secrets.sqlite3 \
-  "$bin/sharer-storage" &
+  "$bin/sharer-storage" > >(label "storage") 2>&1 &
 pids+=($!)
 env $(tls_env gateway) SHARER_GATEWAY_LISTEN=$gateway SHARER_CRYPTO_URL=https://$crypto \
-  SHARER_STORAGE_URL=https://$storage SHARER_WEB_DIR=web/dist "$bin/sharer-gateway" &
-pids+=($!)
+  SHARER_STORAGE_URL=https://$storage SHARER_WEB_DIR=web/dist "$bin/sharer-gateway" \
+  > >(label "gateway") 2>&1 &
+gateway_pid=$!
+pids+=($gateway_pid)
 
 echo "Secret Sharer: open http://$gateway (Ctrl-C stops it)" >&2
 # Whichever service ends first (a crash, or a signal) ends the whole system.

@@ -8,6 +8,7 @@ pub mod api;
 pub mod backends;
 pub mod config;
 pub mod error;
+pub mod malformed;
 pub mod server;
 pub mod web;
 

@@ -2,15 +2,22 @@
 //! grpc-web for the API, health and reflection, and the page as the fallback, all on one port.
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
-use sharer_core::proto::FILE_DESCRIPTOR_SET;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use sharer_core::proto::PUBLIC_FILE_DESCRIPTOR_SET;
 use sharer_core::proto::public::secret_service_server::SecretServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic_web::GrpcWebLayer;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::util::MapResponseLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::Config;
@@ -44,7 +51,8 @@ pub async fn router(config: &Config) -> Result<Router, Box<dyn std::error::Error
         .set_serving::<SecretServiceServer<SecretApi>>()
         .await;
     let reflection_service = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(PUBLIC_FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let secret_service = SecretServiceServer::new(SecretApi::new(backends))
         .max_decoding_message_size(MAX_MESSAGE_LEN)
@@ -55,6 +63,7 @@ pub async fn router(config: &Config) -> Result<Router, Box<dyn std::error::Error
         .add_service(secret_service)
         .prepare()
         .into_axum_router()
+        .route_layer(MapResponseLayer::new(crate::malformed::reclassify))
         .route_layer(GrpcWebLayer::new())
         .route_layer(GlobalConcurrencyLimitLayer::new(
             config.max_concurrent_calls,
@@ -84,13 +93,31 @@ fn log_tls_mode(config: &Config, mutual: bool) {
     }
 }
 
-/// Serves the gateway on `listener` until `shutdown` resolves, then drains calls in flight.
+/// Serves the gateway on `listener` until `shutdown` resolves, then drains calls in flight for
+/// at most [`DRAIN_TIMEOUT`]. HTTP/1.1 request headers must arrive within
+/// [`HEADER_READ_TIMEOUT`] and a whole call must finish within [`CALL_TIMEOUT`], so a stalled
+/// client can hold neither a connection nor the shutdown.
 pub async fn serve(
     listener: TcpListener,
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let router = router(config).await?;
+    let router = router(config).await?.layer(TimeoutLayer::with_status_code(
+        http::StatusCode::REQUEST_TIMEOUT,
+        CALL_TIMEOUT,
+    ));
+    let service = TowerToHyperService::new(router);
+
+    let mut connections = auto::Builder::new(TokioExecutor::new());
+    connections
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    connections
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let graceful = GracefulShutdown::new();
 
     tracing::info!(
         address = %listener.local_addr()?,
@@ -99,9 +126,48 @@ pub async fn serve(
         web_dir = %config.web_dir.display(),
         "gateway listening"
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = connections
+            .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout_s = DRAIN_TIMEOUT.as_secs(),
+            "calls still open at shutdown were cut"
+        );
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }
+
+/// How long calls in flight may take to finish once shutdown starts.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send HTTP/1.1 request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one public call may take, from its first byte to its last.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);

@@ -268,3 +268,42 @@ async fn a_reveal_that_fails_midway_consumes_nothing() {
     assert_eq!(revealed.as_deref(), Some(CONTENT.as_bytes()));
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_malformed_request_body_is_invalid_argument() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let system = System::start(Database::Sqlite).await;
+    let bodies: [&[u8]; 3] = [
+        b"\x00\x00\x00\x00\x03\xff\xff\xff",     // an invalid varint
+        b"\x00\x00\x00\x00\x04\x0a\x02\xc3\x28", // an id that is not UTF-8
+        b"",                                     // no message at all
+    ];
+    for body in bodies {
+        let stream = tokio::net::TcpStream::connect(system.gateway)
+            .await
+            .unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::post("/sharer.v1.SecretService/RevealSecret")
+            .header("host", system.gateway.to_string())
+            .header("content-type", "application/grpc-web+proto")
+            .body(Full::new(Bytes::from_static(body)))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let header_status = response.headers().get("grpc-status").cloned();
+        let trailer = response.into_body().collect().await.unwrap().to_bytes();
+        let status = header_status
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_else(|| String::from_utf8_lossy(&trailer).to_string());
+        assert!(
+            status == "3" || status.contains("grpc-status:3"),
+            "{body:?}: {status}"
+        );
+    }
+    system.stop().await;
+}

@@ -190,11 +190,15 @@ async fn health_and_reflection_answer_on_the_public_port() {
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
         panic!("unexpected reflection reply");
     };
-    assert!(
-        list.service
-            .iter()
-            .any(|service| service.name == "sharer.v1.SecretService")
-    );
+    let names: Vec<&str> = list
+        .service
+        .iter()
+        .map(|service| service.name.as_str())
+        .collect();
+    assert!(names.contains(&"sharer.v1.SecretService"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    let internal = |name: &&str| name.contains("crypto") || name.contains("storage");
+    assert!(!names.iter().any(internal), "{names:?}");
     system.stop().await;
 }
 
@@ -223,4 +227,27 @@ mod bytes_frame {
         }
         (messages, trailers)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_client_cannot_hold_the_shutdown() {
+    use tokio::io::AsyncWriteExt;
+
+    let system = System::start(Database::Sqlite).await;
+    let mut stalled = TcpStream::connect(system.gateway).await.unwrap();
+    stalled
+        .write_all(b"POST /sharer.v1.SecretService/CreateSecret HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(15), system.stop())
+        .await
+        .expect("the gateway stopped despite a client that never finishes its request");
+    assert!(
+        started.elapsed()
+            <= sharer_gateway::server::DRAIN_TIMEOUT + std::time::Duration::from_secs(1)
+    );
+    drop(stalled);
 }

@@ -32,19 +32,23 @@ pub use sharer::crypto::v1 as crypto;
 pub use sharer::storage::v1 as storage;
 pub use sharer::v1 as public;
 
-/// Encoded descriptors of all our protos, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("sharer_descriptor");
+/// Encoded descriptors of the public API, for the gateway's gRPC server reflection.
+pub const PUBLIC_FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("public_descriptor");
+/// Encoded descriptors of the crypto API, for crypto's reflection.
+pub const CRYPTO_FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("crypto_descriptor");
+/// Encoded descriptors of the storage API, for storage's reflection.
+pub const STORAGE_FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("storage_descriptor");
 
 #[cfg(test)]
 mod tests {
     use prost::Message;
 
-    #[test]
-    fn descriptor_set_decodes_and_names_every_service() {
-        let set = prost_types::FileDescriptorSet::decode(super::FILE_DESCRIPTOR_SET)
-            .expect("descriptor set decodes");
-        let services: Vec<String> = set
-            .file
+    fn services_in(descriptor_set: &[u8]) -> Vec<String> {
+        let set = prost_types::FileDescriptorSet::decode(descriptor_set).expect("decodes");
+        set.file
             .iter()
             .flat_map(|file| {
                 let package = file.package().to_owned();
@@ -52,10 +56,22 @@ mod tests {
                     .iter()
                     .map(move |s| format!("{package}.{}", s.name()))
             })
-            .collect();
+            .collect()
+    }
 
-        assert!(services.contains(&"sharer.v1.SecretService".to_owned()));
-        assert!(services.contains(&"sharer.crypto.v1.CryptoService".to_owned()));
-        assert!(services.contains(&"sharer.storage.v1.StorageService".to_owned()));
+    #[test]
+    fn each_descriptor_set_names_its_own_service_only() {
+        assert_eq!(
+            services_in(super::PUBLIC_FILE_DESCRIPTOR_SET),
+            ["sharer.v1.SecretService"]
+        );
+        assert_eq!(
+            services_in(super::CRYPTO_FILE_DESCRIPTOR_SET),
+            ["sharer.crypto.v1.CryptoService"]
+        );
+        assert_eq!(
+            services_in(super::STORAGE_FILE_DESCRIPTOR_SET),
+            ["sharer.storage.v1.StorageService"]
+        );
     }
 }

@@ -22,6 +22,8 @@ pub enum SecretIdError {
     WrongLength,
     #[error("id must use only the URL-safe base64 alphabet (A-Z, a-z, 0-9, '-', '_')")]
     NotUrlSafeBase64,
+    #[error("id is not one this service issues: check that the link was copied whole")]
+    NotIssued,
     #[error("the operating system's random generator failed")]
     RandomUnavailable,
 }
@@ -39,9 +41,13 @@ impl SecretId {
         if text.len() != ID_LENGTH {
             return Err(SecretIdError::WrongLength);
         }
+        let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if !text.bytes().all(url_safe) {
+            return Err(SecretIdError::NotUrlSafeBase64);
+        }
         match URL_SAFE_NO_PAD.decode(text) {
             Ok(bytes) if bytes.len() == ID_BYTES => Ok(Self(text.to_owned())),
-            _ => Err(SecretIdError::NotUrlSafeBase64),
+            _ => Err(SecretIdError::NotIssued),
         }
     }
 
@@ -97,6 +103,11 @@ mod tests {
         assert_eq!(
             SecretId::parse("AAAAAAAAAAAAAAAAAAAAA%"),
             Err(SecretIdError::NotUrlSafeBase64)
+        );
+        // Every character is allowed, but the last one carries bits no 128-bit id has.
+        assert_eq!(
+            SecretId::parse("AAAAAAAAAAAAAAAAAAAAAB"),
+            Err(SecretIdError::NotIssued)
         );
     }
 

@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let tls = sharer_mtls::server::ServerTls::from_args(&config.tls).await?;
     let kek: Arc<dyn KeyEncryptionKey> = match config.kek_provider {
         KekProvider::Local => {
             let path = config.local_kek_file.clone();
@@ -47,7 +48,6 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sy
         }
     };
 
-    let tls = sharer_mtls::server::ServerTls::from_args(&config.tls).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     sharer_crypto::server::serve(listener, kek, tls, sharer_core::shutdown::requested()).await
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sharer_core::proto::FILE_DESCRIPTOR_SET;
+use sharer_core::proto::CRYPTO_FILE_DESCRIPTOR_SET;
 use sharer_core::proto::crypto::crypto_service_server::CryptoServiceServer;
 use sharer_mtls::server::{ServerTls, incoming};
 use tokio::net::TcpListener;
@@ -31,7 +31,8 @@ pub async fn serve(
         .set_serving::<CryptoServiceServer<CryptoApi>>()
         .await;
     let reflection_service = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(CRYPTO_FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
     let crypto_service = CryptoServiceServer::new(CryptoApi::new(kek))

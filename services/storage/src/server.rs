@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sharer_core::proto::FILE_DESCRIPTOR_SET;
+use sharer_core::proto::STORAGE_FILE_DESCRIPTOR_SET;
 use sharer_core::proto::storage::storage_service_server::StorageServiceServer;
 use sharer_mtls::server::{ServerTls, incoming};
 use tokio::net::TcpListener;
@@ -30,7 +30,8 @@ pub async fn serve<S: SecretStore>(
         .set_serving::<StorageServiceServer<StorageApi<S>>>()
         .await;
     let reflection_service = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(STORAGE_FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
     let storage_service = StorageServiceServer::new(StorageApi::new(Arc::clone(&store)))
