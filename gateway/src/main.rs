@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use sharer_core::process::BoxError;
 use sharer_gateway::Config;
 
 /// mimalloc: measurably fewer cycles per call than the system allocator under many small
@@ -14,20 +15,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     sharer_core::telemetry::init();
     let config = Config::parse();
+    sharer_core::process::exit_code("gateway", run(config).await)
+}
 
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(address = %config.listen, %error, "cannot listen");
-            return ExitCode::FAILURE;
-        }
-    };
-    match sharer_gateway::server::serve(listener, &config, sharer_core::shutdown::requested()).await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "gateway failed");
-            ExitCode::FAILURE
-        }
-    }
+async fn run(config: Config) -> Result<(), BoxError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+    sharer_gateway::server::serve(listener, &config, sharer_core::shutdown::requested()).await
 }

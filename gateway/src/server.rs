@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use sharer_core::process::BoxError;
 use sharer_core::proto::PUBLIC_FILE_DESCRIPTOR_SET;
 use sharer_core::proto::public::secret_service_server::SecretServiceServer;
 use tokio::net::TcpListener;
@@ -29,7 +30,7 @@ use sharer_mtls::client::ClientTls;
 const MAX_MESSAGE_LEN: usize = MAX_CONTENT_LEN + 4 * 1024;
 
 /// Builds the whole HTTP router of the gateway.
-pub async fn router(config: &Config) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn router(config: &Config) -> Result<Router, BoxError> {
     let tls = match config.tls.common.files()? {
         Some(files) => Some(ClientTls::load(files).await?),
         None => None,
@@ -101,7 +102,7 @@ pub async fn serve(
     listener: TcpListener,
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
     let router = router(config).await?.layer(TimeoutLayer::with_status_code(
         http::StatusCode::REQUEST_TIMEOUT,
         CALL_TIMEOUT,

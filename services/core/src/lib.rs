@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod process;
 pub mod proto;
 pub mod secret_id;
 pub mod shutdown;

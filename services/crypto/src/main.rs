@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use sharer_core::process::BoxError;
 use sharer_crypto::config::KekProvider;
 use sharer_crypto::{AzureKeyVaultKek, Config, KeyEncryptionKey, LocalKek};
 
@@ -16,17 +17,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     sharer_core::telemetry::init();
     let config = Config::parse();
-
-    match run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "crypto service failed");
-            ExitCode::FAILURE
-        }
-    }
+    sharer_core::process::exit_code("crypto", run(config).await)
 }
 
-async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn run(config: Config) -> Result<(), BoxError> {
     let tls = sharer_mtls::server::ServerTls::from_args(&config.tls).await?;
     let kek: Arc<dyn KeyEncryptionKey> = match config.kek_provider {
         KekProvider::Local => {

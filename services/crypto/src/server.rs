@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sharer_core::process::BoxError;
 use sharer_core::proto::CRYPTO_FILE_DESCRIPTOR_SET;
 use sharer_core::proto::crypto::crypto_service_server::CryptoServiceServer;
 use sharer_mtls::server::{ServerTls, incoming};
@@ -25,7 +26,7 @@ pub async fn serve(
     kek: Arc<dyn KeyEncryptionKey>,
     tls: ServerTls,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<CryptoServiceServer<CryptoApi>>()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use sharer_core::process::BoxError;
 use sharer_storage::postgres::PostgresOptions;
 use sharer_storage::{Config, PostgresStore, SecretStore, SqliteStore};
 
@@ -17,17 +18,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     sharer_core::telemetry::init();
     let config = Config::parse();
-
-    match run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "storage service failed");
-            ExitCode::FAILURE
-        }
-    }
+    sharer_core::process::exit_code("storage", run(config).await)
 }
 
-async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn run(config: Config) -> Result<(), BoxError> {
     let tls = sharer_mtls::server::ServerTls::from_args(&config.tls).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
 
@@ -56,7 +50,7 @@ async fn serve<S: SecretStore>(
     store: S,
     tls: sharer_mtls::server::ServerTls,
     config: &Config,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
     tracing::info!(backend = store.backend_name(), "database ready");
     sharer_storage::server::serve(
         listener,

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use sharer_core::process::BoxError;
 use sharer_core::proto::STORAGE_FILE_DESCRIPTOR_SET;
 use sharer_core::proto::storage::storage_service_server::StorageServiceServer;
 use sharer_mtls::server::{ServerTls, incoming};
@@ -24,7 +25,7 @@ pub async fn serve<S: SecretStore>(
     purge_interval: Duration,
     tls: ServerTls,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<StorageServiceServer<StorageApi<S>>>()
