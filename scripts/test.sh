@@ -25,7 +25,7 @@ step "cargo fmt --check and clippy"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "PostgreSQL for the tests"
+step "PostgreSQL for the tests (the machine's or a throwaway one, plus one demanding TLS and a password)"
 pg_dir_file=$(mktemp)
 cleanup+=("rm -f '$pg_dir_file'")
 database_url=$(SHARER_PG_DIR_FILE=$pg_dir_file scripts/find-postgres.sh)
@@ -33,6 +33,9 @@ if [[ -s "$pg_dir_file" ]]; then
   cleanup+=("scripts/find-postgres.sh stop '$(cat "$pg_dir_file")'")
 fi
 export SHARER_TEST_DATABASE_URL=$database_url
+tls_env=$(scripts/start-postgres-tls.sh)
+set -a; eval "$tls_env"; set +a
+cleanup+=("scripts/find-postgres.sh stop '$SHARER_TEST_TLS_PG_DIR'")
 
 step "cargo test (unit, storage contract on SQLite and PostgreSQL, end to end)"
 cargo test --locked --workspace

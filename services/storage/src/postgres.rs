@@ -127,6 +127,16 @@ impl PostgresStore {
         transaction.commit().await.map_err(query_error)
     }
 
+    /// Runs SQL on one of the pool's connections; for tests that change the server.
+    #[cfg(feature = "test-support")]
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StorageError> {
+        self.client()
+            .await?
+            .batch_execute(sql)
+            .await
+            .map_err(query_error)
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
         self.pool.get().await.map_err(pool_error)
     }
