@@ -70,5 +70,11 @@ gateway_pid=$!
 pids+=($gateway_pid)
 
 echo "Secret Sharer: open http://$gateway (Ctrl-C stops it)" >&2
-# Whichever service ends first (a crash, or a signal) ends the whole system.
-wait -n "${pids[@]}" || true
+# Whichever service ends first ends the whole system, with that service's exit status.
+status=0
+wait -n "${pids[@]}" || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "run.sh: a service exited with status $status; stopping the others" >&2
+fi
+stop_all
+exit "$status"

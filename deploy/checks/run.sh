@@ -8,7 +8,9 @@
 #      hadolint on the Dockerfiles. Exceptions live in trivyignore.yaml, each explained.
 #   3. policy matrix: who may connect to whom, from the NetworkPolicies and from the
 #      Linkerd policy, must equal docs/policy-matrix.expected.yaml.
-#   4. negative cases (negative/): each deliberate mistake must make its check fail.
+#   4. invariants (invariants.py): Workload Identity on crypto alone, no Kubernetes Secret,
+#      no API token mounted in any pod.
+#   5. negative cases (negative/): each deliberate mistake must make its check fail.
 #
 # Tools come from PyPI into .tools/venv (git-ignored), reused while requirements.txt is
 # unchanged. kubectl must be on PATH (it renders the overlays). Last line: "N passed, M failed".
@@ -169,7 +171,34 @@ for overlay in "${overlays[@]}"; do
   fi
 done
 
-# --- 4. negative cases: each must make its check fail, for the right reason -------------
+# --- 4. invariants -----------------------------------------------------------------------
+for overlay in "${overlays[@]}"; do
+  manifest="$work/scan/manifests/$overlay.yaml"
+  [[ -f "$manifest" ]] || continue
+  if "$py" "$here/invariants.py" "$manifest" >"$work/invariants-$overlay.log" 2>&1; then
+    pass "invariants: overlay $overlay (identity on crypto only, no Secret, no API token)"
+  else
+    fail "invariants: overlay $overlay" "$work/invariants-$overlay.log"
+  fi
+done
+
+# --- 5. negative cases: each must make its check fail, for the right reason -------------
+negative_invariant() { # <case> <text the failing check must print>
+  local manifest="$work/neg-$1.yaml" log="$work/neg-$1.log"
+  if ! render "$here/negative/$1" "$manifest"; then
+    fail "negative: render $1" "$manifest.err"
+  elif "$py" "$here/invariants.py" "$manifest" >"$log" 2>&1; then
+    fail "negative: $1 was not caught by the invariants" "$log"
+  elif grep -qF "$2" "$log"; then
+    pass "negative: $1 is caught by the invariants"
+  else
+    fail "negative: $1 failed the invariants, but not with: $2" "$log"
+  fi
+}
+negative_invariant storage-workload-identity "ServiceAccount/storage: carries azure.workload.identity/client-id"
+negative_invariant gateway-api-token "Deployment/gateway: pod automountServiceAccountToken is not false"
+negative_invariant kubernetes-secret "Secret/postgres-password: a Kubernetes Secret is rendered"
+
 negative_matrix() { # <case> <line the failing check must print>
   local log="$work/neg-$1.log"
   if "$py" "$here/policy_matrix.py" --kustomize "$here/negative/$1" --expect-as aks \
