@@ -9,7 +9,6 @@ use sharer_core::proto::public::{
     CreateSecretRequest, CreateSecretResponse, RevealSecretRequest, RevealSecretResponse,
 };
 use tonic::{Request, Response, Status};
-use zeroize::Zeroizing;
 
 use crate::GatewayError;
 use crate::backends::Backends;
@@ -36,16 +35,17 @@ impl SecretApi {
         request: CreateSecretRequest,
     ) -> Result<CreateSecretResponse, GatewayError> {
         let CreateSecretRequest { content, ttl } = request;
-        let content = Zeroizing::new(content);
         check_content(&content)?;
+        let len = content.len();
         let ttl = ttl_from(ttl)?;
         let id = SecretId::generate().map_err(|_| GatewayError::RandomUnavailable)?;
         let expires_at = SystemTime::now() + ttl;
 
-        let sealed_secret = self.backends.seal(&id, content.to_vec()).await?;
+        // The content moves into the call to crypto: no copy of the plaintext is made here.
+        let sealed_secret = self.backends.seal(&id, content).await?;
         self.backends.put(&id, sealed_secret, expires_at).await?;
 
-        tracing::debug!(secret_id = ?id, len = content.len(), ttl_s = ttl.as_secs(), "created");
+        tracing::debug!(secret_id = ?id, len, ttl_s = ttl.as_secs(), "created");
         Ok(CreateSecretResponse {
             id: id.to_string(),
             expires_at: Some(expires_at.into()),
@@ -66,14 +66,14 @@ impl SecretApi {
             .fetch(&id)
             .await?
             .ok_or(GatewayError::SecretGone)?;
-        let plaintext = self.backends.open(&id, sealed_secret).await?;
+        let mut plaintext = self.backends.open(&id, sealed_secret).await?;
         if !self.backends.consume(&id).await? {
             return Err(GatewayError::SecretGone);
         }
 
         tracing::debug!(secret_id = ?id, len = plaintext.len(), "revealed");
         Ok(RevealSecretResponse {
-            content: plaintext.to_vec(),
+            content: std::mem::take(&mut *plaintext),
         })
     }
 }

@@ -1,18 +1,16 @@
 //! Envelope encryption of one secret: a fresh data key seals the content with the secret's id as
 //! associated data, and the key-encryption key wraps the data key.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use prost::Message;
 use sharer_core::SecretId;
 use sharer_core::proto::crypto::SealedSecret;
 use zeroize::Zeroizing;
 
+use crate::aead::AeadKey;
 use crate::{CryptoError, DataKey, KeyEncryptionKey, WrappedDataKey};
 
 /// The largest content a secret may hold.
 pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024;
-const NONCE_LEN: usize = 24;
 const ASSOCIATED_DATA_PREFIX: &[u8] = b"sharer.v1/secret/";
 
 /// Seals `plaintext` for `secret_id` and returns the encoded [`SealedSecret`].
@@ -24,21 +22,8 @@ pub async fn seal(
     check_plaintext_len(plaintext.len())?;
 
     let data_key = DataKey::generate()?;
-    let mut nonce = [0_u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|_| CryptoError::RandomUnavailable)?;
-    let associated_data = associated_data(secret_id);
-
-    let cipher = XChaCha20Poly1305::new(data_key.as_bytes().into());
-    let payload = Payload {
-        msg: plaintext,
-        aad: &associated_data,
-    };
-    let ciphertext = cipher.encrypt(&XNonce::from(nonce), payload).map_err(|_| {
-        CryptoError::PlaintextTooLarge {
-            len: plaintext.len(),
-            limit: MAX_PLAINTEXT_LEN,
-        }
-    })?;
+    let (nonce, ciphertext) =
+        AeadKey::new(data_key.as_bytes()).seal(&associated_data(secret_id), plaintext)?;
     let wrapped = kek.wrap(&data_key).await?;
 
     let sealed = SealedSecret {
@@ -58,8 +43,6 @@ pub async fn open(
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let sealed =
         SealedSecret::decode(sealed_secret).map_err(|_| CryptoError::MalformedSealedSecret)?;
-    let nonce = XNonce::try_from(sealed.nonce.as_slice())
-        .map_err(|_| CryptoError::MalformedSealedSecret)?;
 
     let wrapped = WrappedDataKey {
         kek_id: sealed.kek_id,
@@ -67,16 +50,11 @@ pub async fn open(
     };
     let data_key = kek.unwrap(&wrapped).await?;
 
-    let associated_data = associated_data(secret_id);
-    let cipher = XChaCha20Poly1305::new(data_key.as_bytes().into());
-    let payload = Payload {
-        msg: &sealed.ciphertext,
-        aad: &associated_data,
-    };
-    let plaintext = cipher
-        .decrypt(&nonce, payload)
-        .map_err(|_| CryptoError::AuthenticationFailed)?;
-    Ok(Zeroizing::new(plaintext))
+    AeadKey::new(data_key.as_bytes()).open(
+        &sealed.nonce,
+        &associated_data(secret_id),
+        &sealed.ciphertext,
+    )
 }
 
 /// Refuses empty content and content over [`MAX_PLAINTEXT_LEN`].

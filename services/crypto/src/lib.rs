@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aead;
 pub mod config;
 pub mod data_key;
 pub mod envelope;

@@ -8,22 +8,20 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::aead::AeadKey;
 use crate::data_key::DATA_KEY_LEN;
 use crate::{CryptoError, DataKey, KeyEncryptionKey, WrappedDataKey};
 
 const FILE_HEADER: &str = "# Secret Sharer DEVELOPMENT key-encryption key: not for production.\n\
 # Anyone who reads this file can open every secret sealed under it.\n";
-const NONCE_LEN: usize = 24;
 
 /// A key-encryption key held in process memory, loaded from a development key file.
 pub struct LocalKek {
     kek_id: String,
-    cipher: XChaCha20Poly1305,
+    key: AeadKey,
 }
 
 impl LocalKek {
@@ -44,8 +42,10 @@ impl LocalKek {
             "local-dev:{:02x}{:02x}{:02x}{:02x}",
             fingerprint[0], fingerprint[1], fingerprint[2], fingerprint[3]
         );
-        let cipher = XChaCha20Poly1305::new(key.into());
-        Self { kek_id, cipher }
+        Self {
+            kek_id,
+            key: AeadKey::new(key),
+        }
     }
 
     pub fn kek_id(&self) -> &str {
@@ -64,24 +64,9 @@ impl fmt::Debug for LocalKek {
 #[async_trait]
 impl KeyEncryptionKey for LocalKek {
     async fn wrap(&self, data_key: &DataKey) -> Result<WrappedDataKey, CryptoError> {
-        let mut nonce = [0_u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| CryptoError::RandomUnavailable)?;
-
-        let payload = Payload {
-            msg: data_key.as_bytes(),
-            aad: self.kek_id.as_bytes(),
-        };
-        let sealed = self
-            .cipher
-            .encrypt(&XNonce::from(nonce), payload)
-            .map_err(|_| CryptoError::RandomUnavailable)?;
-
-        let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.len());
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&sealed);
         Ok(WrappedDataKey {
             kek_id: self.kek_id.clone(),
-            bytes,
+            bytes: self.key.seal_data_key(self.kek_id.as_bytes(), data_key)?,
         })
     }
 
@@ -91,22 +76,8 @@ impl KeyEncryptionKey for LocalKek {
                 kek_id: wrapped.kek_id.clone(),
             });
         }
-        if wrapped.bytes.len() <= NONCE_LEN {
-            return Err(CryptoError::MalformedSealedSecret);
-        }
-
-        let (nonce, sealed) = wrapped.bytes.split_at(NONCE_LEN);
-        let nonce = XNonce::try_from(nonce).map_err(|_| CryptoError::MalformedSealedSecret)?;
-        let payload = Payload {
-            msg: sealed,
-            aad: self.kek_id.as_bytes(),
-        };
-        let key = Zeroizing::new(
-            self.cipher
-                .decrypt(&nonce, payload)
-                .map_err(|_| CryptoError::AuthenticationFailed)?,
-        );
-        DataKey::from_slice(&key).ok_or(CryptoError::MalformedSealedSecret)
+        self.key
+            .open_data_key(self.kek_id.as_bytes(), &wrapped.bytes)
     }
 }
 

@@ -23,8 +23,20 @@ pub use config::{ClientTlsArgs, ServerTlsArgs, TlsFiles, TlsMode};
 pub use error::TlsError;
 pub use identity::linkerd_identity;
 
-/// The one crypto provider used for every TLS configuration here, chosen explicitly so no
-/// process-wide default is needed.
-pub(crate) fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+/// The one crypto provider for every TLS configuration of the services (aws-lc, which the
+/// Azure SDK brings too), chosen explicitly so no process-wide default is needed.
+pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The CA certificates in a PEM bundle, or `None` if it holds none or anything unreadable.
+pub fn root_store_from_pem(pem: &[u8]) -> Option<rustls::RootCertStore> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        roots.add(certificate.ok()?).ok()?;
+    }
+    (!roots.is_empty()).then_some(roots)
 }

@@ -1,11 +1,11 @@
 //! Reading a workload's certificate, key and CA bundle from PEM files.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::{TlsError, TlsFiles};
@@ -15,12 +15,14 @@ pub(crate) struct Material {
     pub(crate) chain: Vec<CertificateDer<'static>>,
     pub(crate) key: PrivateKeyDer<'static>,
     pub(crate) roots: RootCertStore,
-    /// A digest of all three files, to notice when any of them changes.
-    pub(crate) fingerprint: [u8; 32],
+    /// What the three files looked like on disk when read, to notice when any changes.
+    pub(crate) fingerprint: Fingerprint,
 }
 
 impl Material {
     pub(crate) async fn read(files: &TlsFiles) -> Result<Self, TlsError> {
+        // Taken before reading: a change made while we read shows up at the next comparison.
+        let fingerprint = Fingerprint::of(files).await?;
         let chain_pem = read(&files.certificate).await?;
         let key_pem = Zeroizing::new(read(&files.key).await?);
         let ca_pem = read(&files.ca).await?;
@@ -32,18 +34,9 @@ impl Material {
             .ok_or_else(|| pem_error(&files.certificate, "certificate"))?;
         let key = PrivateKeyDer::from_pem_slice(&key_pem)
             .map_err(|_| pem_error(&files.key, "private key"))?;
-        let mut roots = RootCertStore::empty();
-        for ca in CertificateDer::pem_slice_iter(&ca_pem) {
-            let ca = ca.map_err(|_| pem_error(&files.ca, "CA certificate"))?;
-            roots
-                .add(ca)
-                .map_err(|_| pem_error(&files.ca, "CA certificate"))?;
-        }
-        if roots.is_empty() {
-            return Err(pem_error(&files.ca, "CA certificate"));
-        }
+        let roots = crate::root_store_from_pem(&ca_pem)
+            .ok_or_else(|| pem_error(&files.ca, "CA certificate"))?;
 
-        let fingerprint = fingerprint(&chain_pem, &key_pem, &ca_pem);
         Ok(Self {
             chain,
             key,
@@ -51,23 +44,41 @@ impl Material {
             fingerprint,
         })
     }
+}
 
-    /// The digest of the files as they are now, without parsing them.
-    pub(crate) async fn current_fingerprint(files: &TlsFiles) -> Result<[u8; 32], TlsError> {
-        let chain_pem = read(&files.certificate).await?;
-        let key_pem = Zeroizing::new(read(&files.key).await?);
-        let ca_pem = read(&files.ca).await?;
-        Ok(fingerprint(&chain_pem, &key_pem, &ca_pem))
+/// Size, modification time and inode of each file: compared every second, so the files
+/// themselves (the private key among them) are read only when they change. Following
+/// symlinks, it also sees Kubernetes' atomic swaps of projected volumes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint([(u64, Option<SystemTime>, u64); 3]);
+
+impl Fingerprint {
+    pub(crate) async fn of(files: &TlsFiles) -> Result<Self, TlsError> {
+        let mut parts = [(0, None, 0); 3];
+        for (part, path) in parts
+            .iter_mut()
+            .zip([&files.certificate, &files.key, &files.ca])
+        {
+            let metadata = tokio::fs::metadata(path)
+                .await
+                .map_err(|error| TlsError::Read {
+                    path: path.display().to_string(),
+                    reason: error.to_string(),
+                })?;
+            *part = (metadata.len(), metadata.modified().ok(), inode(&metadata));
+        }
+        Ok(Self(parts))
     }
 }
 
-fn fingerprint(chain: &[u8], key: &[u8], ca: &[u8]) -> [u8; 32] {
-    let mut digest = Sha256::new();
-    for part in [chain, key, ca] {
-        digest.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
-        digest.update(part);
-    }
-    digest.finalize().into()
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 async fn read(path: &Path) -> Result<Vec<u8>, TlsError> {

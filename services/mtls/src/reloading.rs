@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::material::Material;
+use crate::material::{Fingerprint, Material};
 use crate::{TlsError, TlsFiles};
 
 /// How often the files are compared with what was loaded.
@@ -44,7 +44,7 @@ impl<T: Send + Sync + 'static> Reloading<T> {
                 let Some(current) = watched.upgrade() else {
                     return;
                 };
-                match Material::current_fingerprint(&files).await {
+                match Fingerprint::of(&files).await {
                     Ok(fingerprint) if fingerprint == loaded => continue,
                     Ok(_) => {}
                     Err(error) => {

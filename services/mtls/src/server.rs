@@ -21,11 +21,11 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::Connected;
+use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::material::Material;
 use crate::reloading::Reloading;
-use crate::{ServerTlsArgs, TlsError, TlsMode, identity};
+use crate::{ServerTlsArgs, TlsError, identity};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -69,13 +69,6 @@ impl ServerTls {
             config,
             allowed_clients,
         }))
-    }
-
-    pub fn mode(&self) -> TlsMode {
-        match self.0 {
-            Mode::Mutual { .. } => TlsMode::Mutual,
-            Mode::Mesh => TlsMode::Mesh,
-        }
     }
 
     /// Logs, once at start, the mode and whom the server admits.
@@ -265,35 +258,13 @@ pub enum Connection {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// What a handler can learn about its caller.
-#[derive(Debug, Clone)]
-pub struct PeerInfo {
-    pub remote: Option<SocketAddr>,
-    /// The identities the client's certificate proved (empty in mesh mode).
-    pub identities: Vec<String>,
-}
-
 impl Connected for Connection {
-    type ConnectInfo = PeerInfo;
+    type ConnectInfo = TcpConnectInfo;
 
-    fn connect_info(&self) -> PeerInfo {
+    fn connect_info(&self) -> TcpConnectInfo {
         match self {
-            Self::Plain(stream) => PeerInfo {
-                remote: stream.peer_addr().ok(),
-                identities: Vec::new(),
-            },
-            Self::Tls(stream) => {
-                let (tcp, session) = stream.get_ref();
-                let identities = session
-                    .peer_certificates()
-                    .and_then(|chain| chain.first())
-                    .map(identity::dns_names)
-                    .unwrap_or_default();
-                PeerInfo {
-                    remote: tcp.peer_addr().ok(),
-                    identities,
-                }
-            }
+            Self::Plain(stream) => stream.connect_info(),
+            Self::Tls(stream) => stream.get_ref().0.connect_info(),
         }
     }
 }

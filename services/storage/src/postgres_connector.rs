@@ -5,11 +5,8 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use deadpool_postgres::Connect;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
@@ -46,27 +43,26 @@ impl Connector {
 }
 
 fn tls_config(options: &PostgresOptions) -> Result<rustls::ClientConfig, StorageError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &options.ca_file {
+    let roots = match &options.ca_file {
         Some(path) => {
             let pem = std::fs::read(path)
                 .map_err(|e| StorageError::Setup(format!("{}: {e}", path.display())))?;
-            for certificate in CertificateDer::pem_slice_iter(&pem) {
-                let certificate = certificate
-                    .map_err(|_| StorageError::Setup(format!("{}: not PEM", path.display())))?;
-                roots
-                    .add(certificate)
-                    .map_err(|e| StorageError::Setup(format!("{}: {e}", path.display())))?;
-            }
+            sharer_mtls::root_store_from_pem(&pem).ok_or_else(|| {
+                StorageError::Setup(format!(
+                    "{}: holds no usable CA certificate",
+                    path.display()
+                ))
+            })?
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StorageError::Setup(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        None => webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect(),
+    };
+    Ok(
+        rustls::ClientConfig::builder_with_provider(sharer_mtls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StorageError::Setup(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }
 
 impl Connect for Connector {

@@ -21,7 +21,7 @@ use crate::CryptoError;
 
 /// The first byte of every wrapped data key in this format.
 pub const FORMAT_V1: u8 = 1;
-pub const NONCE_LEN: usize = 24;
+pub use crate::aead::NONCE_LEN;
 const ASSOCIATED_DATA_LABEL: &[u8] = b"sharer.v1/intermediate-wrapped-data-key/";
 
 /// An intermediate key's wrapped form and the Key Vault key version that wrapped it.

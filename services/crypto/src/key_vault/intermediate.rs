@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::rsa::{
     OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey, PublicKeyComponents,
 };
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
 use super::format::{self, Header, IntermediateId, NONCE_LEN};
+use crate::aead::AeadKey;
 use crate::data_key::DATA_KEY_LEN;
 use crate::{CryptoError, DataKey};
 
@@ -23,7 +22,7 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// An unwrapped intermediate key. The cipher zeroizes its key when dropped, so evicting the last
 /// reference wipes it.
 pub struct IntermediateKey {
-    cipher: XChaCha20Poly1305,
+    key: AeadKey,
 }
 
 impl IntermediateKey {
@@ -42,7 +41,7 @@ impl IntermediateKey {
 
     fn from_raw(raw: &[u8; DATA_KEY_LEN]) -> Self {
         Self {
-            cipher: XChaCha20Poly1305::new(raw.into()),
+            key: AeadKey::new(raw),
         }
     }
 
@@ -52,23 +51,9 @@ impl IntermediateKey {
         encoded_header: &[u8],
         data_key: &DataKey,
     ) -> Result<Vec<u8>, CryptoError> {
-        let mut nonce = [0_u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| CryptoError::RandomUnavailable)?;
         let associated_data = format::associated_data(encoded_header);
-        let payload = Payload {
-            msg: data_key.as_bytes(),
-            aad: &associated_data,
-        };
-        let sealed = self
-            .cipher
-            .encrypt(&XNonce::from(nonce), payload)
-            .map_err(|_| CryptoError::RandomUnavailable)?;
-
-        let mut bytes = Vec::with_capacity(encoded_header.len() + NONCE_LEN + sealed.len());
-        bytes.extend_from_slice(encoded_header);
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&sealed);
-        Ok(bytes)
+        let nonce_and_sealed = self.key.seal_data_key(&associated_data, data_key)?;
+        Ok([encoded_header, &nonce_and_sealed].concat())
     }
 
     /// Opens a data key this intermediate sealed.
@@ -79,15 +64,7 @@ impl IntermediateKey {
         sealed: &[u8],
     ) -> Result<DataKey, CryptoError> {
         let associated_data = format::associated_data(encoded_header);
-        let payload = Payload {
-            msg: sealed,
-            aad: &associated_data,
-        };
-        let key = Zeroizing::new(
-            self.cipher
-                .decrypt(&XNonce::from(*nonce), payload)
-                .map_err(|_| CryptoError::AuthenticationFailed)?,
-        );
+        let key = self.key.open(nonce, &associated_data, sealed)?;
         DataKey::from_slice(&key).ok_or(CryptoError::MalformedSealedSecret)
     }
 }
