@@ -5,6 +5,7 @@
 # memory. Loopback only; bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 seconds=${BENCH_SECONDS:-10}
 cargo build --release --locked -p sharer-crypto -p sharer-storage -p sharer-gateway -p sharer-mtls
@@ -21,15 +22,10 @@ psql "$server_url" -XAtqc "CREATE DATABASE $database"
 cleanup+=("psql '$server_url' -XAtqc 'DROP DATABASE IF EXISTS $database WITH (FORCE)'")
 database_url="${server_url%/*}/$database"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-gateway=127.0.0.1:$(free_port)
 data=$(mktemp -d)
 cleanup=("rm -rf '$data'" "${cleanup[@]}")
-DATABASE_URL=$database_url scripts/run.sh --no-build --data "$data" --gateway "$gateway" \
-  --crypto "127.0.0.1:$(free_port)" --storage "127.0.0.1:$(free_port)" 2>"$data/system.log" &
-system=$!
-cleanup=("kill -TERM $system 2>/dev/null; wait $system 2>/dev/null" "${cleanup[@]}")
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://$gateway/" 2>/dev/null && break; sleep 0.1; done
+DATABASE_URL=$database_url start_system "$data"
+cleanup=("kill -TERM $system_pid 2>/dev/null; wait $system_pid 2>/dev/null" "${cleanup[@]}")
 
 echo "# Secret Sharer: create+reveal pairs through gateway -> crypto + storage (mTLS, PostgreSQL)"
 echo "# $(nproc) cores; ${seconds}s per row; content 64 bytes unless noted"
@@ -39,7 +35,7 @@ for concurrency in 16 64 128; do
 done
 target/release/examples/load --url "http://$gateway" --concurrency 64 --seconds "$seconds" --size 65536
 
-for name in sharer-gateway sharer-crypto sharer-storage; do
-  pid=$(pgrep -n -f "release/$name" || true)
-  [[ -n "$pid" ]] && echo "$name peak_rss=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$pid/status")"
+for name in gateway crypto storage; do
+  pid=$(cat "$data/$name.pid")
+  echo "sharer-$name peak_rss=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$pid/status")"
 done

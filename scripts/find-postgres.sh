@@ -14,21 +14,12 @@ reachable() {
   PGCONNECT_TIMEOUT=3 psql "$1" -XAtqc 'select 1' >/dev/null 2>&1
 }
 
-pg_bin() {
-  local name=$1 found
-  if found=$(command -v "$name" 2>/dev/null); then echo "$found"; return; fi
-  found=$(ls -d /usr/lib/postgresql/*/bin/"$name" 2>/dev/null | sort -V | tail -n 1)
-  [[ -n "$found" ]] && echo "$found"
-}
+source "$(dirname "$0")/lib.sh"
 
 if [[ "${1:-}" == "stop" ]]; then
   dir=${2:?usage: find-postgres.sh stop DIR}
   pg_ctl=$(pg_bin pg_ctl)
-  if [[ "$(id -u)" -eq 0 ]]; then
-    su postgres -s /bin/sh -c "'$pg_ctl' -D '$dir/data' -m fast stop" >/dev/null 2>&1 || true
-  else
-    "$pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
-  fi
+  as_cluster_owner "$dir" "'$pg_ctl' -D '$dir/data' -m fast stop" >/dev/null 2>&1 || true
   rm -rf "$dir"
   exit 0
 fi
@@ -58,15 +49,8 @@ if [[ -z "$initdb" || -z "$pg_ctl" ]]; then
 fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sharer-pg.XXXXXX")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-run_as_owner() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    chown -R postgres: "$dir"
-    su postgres -s /bin/sh -c "$1"
-  else
-    sh -c "$1"
-  fi
-}
+port=$(free_port)
+run_as_owner() { as_cluster_owner "$dir" "$1"; }
 log "starting a throwaway cluster in $dir on 127.0.0.1:$port"
 if ! run_as_owner "'$initdb' -D '$dir/data' -A trust -U postgres --no-sync >'$dir/initdb.log' 2>&1" \
   || ! run_as_owner "'$pg_ctl' -D '$dir/data' -w -l '$dir/server.log' \

@@ -60,14 +60,17 @@ trap stop_all EXIT
 env $(tls_env crypto) SHARER_CRYPTO_LISTEN=$crypto SHARER_LOCAL_KEK_FILE=$data/dev-kek.key \
   "$bin/sharer-crypto" > >(label "crypto ") 2>&1 &
 pids+=($!)
+echo $! >"$data/crypto.pid"
 env $(tls_env storage) SHARER_STORAGE_LISTEN=$storage SHARER_SQLITE_PATH=$data/secrets.sqlite3 \
   "$bin/sharer-storage" > >(label "storage") 2>&1 &
 pids+=($!)
+echo $! >"$data/storage.pid"
 env $(tls_env gateway) SHARER_GATEWAY_LISTEN=$gateway SHARER_CRYPTO_URL=https://$crypto \
   SHARER_STORAGE_URL=https://$storage SHARER_WEB_DIR=web/dist "$bin/sharer-gateway" \
   > >(label "gateway") 2>&1 &
 gateway_pid=$!
 pids+=($gateway_pid)
+echo "$gateway_pid" >"$data/gateway.pid"
 
 echo "Secret Sharer: open http://$gateway (Ctrl-C stops it)" >&2
 # Whichever service ends first ends the whole system, with that service's exit status.

@@ -5,18 +5,14 @@
 # SHARER_TEST_TLS_PG_DIR); `scripts/find-postgres.sh stop DIR` stops it and removes it.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 log() { echo "start-postgres-tls: $*" >&2; }
-pg_bin() {
-  local found
-  found=$(command -v "$1" 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1)
-  [[ -n "$found" ]] && echo "$found"
-}
 initdb=$(pg_bin initdb) || { log "initdb not found"; exit 1; }
 pg_ctl=$(pg_bin pg_ctl) || { log "pg_ctl not found"; exit 1; }
 command -v openssl >/dev/null || { log "openssl not found (apt-get install openssl)"; exit 1; }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sharer-pg-tls.XXXXXX")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$dir/password"
 
 # A CA, and a server certificate for 127.0.0.1 and localhost signed by it.
@@ -30,14 +26,7 @@ openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -
 rm -f "$dir/ca.key" "$dir/server.csr"
 chmod 600 "$dir/server.key" "$dir/password"
 
-as_owner() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    chown -R postgres: "$dir"
-    su postgres -s /bin/sh -c "$1"
-  else
-    sh -c "$1"
-  fi
-}
+as_owner() { as_cluster_owner "$dir" "$1"; }
 log "starting a TLS + password cluster in $dir on 127.0.0.1:$port"
 if ! as_owner "'$initdb' -D '$dir/data' -A scram-sha-256 -U postgres --pwfile='$dir/password' \
        --no-sync >'$dir/initdb.log' 2>&1"; then

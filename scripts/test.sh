@@ -6,6 +6,7 @@
 # a Python venv for the deploy checks) and finds or starts PostgreSQL (scripts/find-postgres.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 cleanup=()
@@ -43,18 +44,10 @@ cargo test --locked --workspace
 step "browser test (headless Chromium) against the three services"
 scripts/ensure-chromium.sh
 cargo build --locked -p sharer-crypto -p sharer-storage -p sharer-gateway -p sharer-mtls
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-gateway=127.0.0.1:$(free_port)
 data=$(mktemp -d)
 cleanup+=("rm -rf '$data'")
-scripts/run.sh --profile debug --no-build --data "$data" --gateway "$gateway" \
-  --crypto "127.0.0.1:$(free_port)" --storage "127.0.0.1:$(free_port)" 2>"$data/system.log" &
-system_pid=$!
+start_system "$data" --profile debug
 cleanup=("kill -TERM $system_pid 2>/dev/null; wait $system_pid 2>/dev/null" "${cleanup[@]}")
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "http://$gateway/" 2>/dev/null && break
-  sleep 0.1
-done
 (cd web && SHARER_URL="http://$gateway" npm run --silent test:browser) || {
   echo "system log:" >&2; tail -n 40 "$data/system.log" >&2; exit 1;
 }
